@@ -42,7 +42,11 @@ func (e *Engine) startCheckpoint(reason string) {
 		w.Add(pool, name, o.size, o.mtime, o.version, o.segs)
 		return true
 	})
-	payload := w.Finish()
+	extData := make([]int64, len(e.ext))
+	for i := range e.ext {
+		extData[i] = e.ext[i].data
+	}
+	payload := w.Finish(extData)
 	c.payload = len(payload)
 	e.st.ckpt = c
 	e.st.wantCkpt = false
@@ -221,15 +225,5 @@ func (e *Engine) reclaimable() bool {
 	if e.st.compact != nil || e.st.ckpt != nil {
 		return true
 	}
-	limit := int64(e.cfg.CompactMaxLive * float64(e.sb.ExtentSize))
-	for i := range e.ext {
-		x := &e.ext[i]
-		if x.state != extSealed {
-			continue
-		}
-		if x.live == 0 || x.live < limit && e.st.ckptPins[i] == 0 {
-			return true
-		}
-	}
-	return false
+	return e.awaitingCheckpoint() > 0 || e.compactCandidate() >= 0
 }

@@ -19,23 +19,35 @@ type compactState struct {
 	started time.Time
 }
 
+// compactCandidate returns the sealed extent with the most dead data, if
+// that is at least (1-CompactMaxLive) of an extent; -1 if none.
+func (e *Engine) compactCandidate() int {
+	minDead := int64((1 - e.cfg.CompactMaxLive) * float64(e.sb.ExtentSize))
+	best, bestDead := -1, int64(0)
+	for i := range e.ext {
+		x := &e.ext[i]
+		if x.state != extSealed || x.compacting || x.live == 0 || e.st.ckptPins[i] != 0 {
+			continue
+		}
+		if dead := x.data - x.live; dead >= minDead && dead > bestDead {
+			best, bestDead = i, dead
+		}
+	}
+	return best
+}
+
 // maybeCompact picks the sealed extent with the least live data (below
 // CompactMaxLive) and starts copying it out.
 func (e *Engine) maybeCompact(urgent bool) {
 	if e.st.compact != nil || !urgent && e.cfg.Now().Sub(e.st.lastCompactAt) < 10*time.Millisecond {
 		return
 	}
-	limit := int64(e.cfg.CompactMaxLive * float64(e.sb.ExtentSize))
-	best := -1
-	for i := range e.ext {
-		x := &e.ext[i]
-		if x.state != extSealed || x.compacting || x.live == 0 || e.st.ckptPins[i] != 0 || x.live >= limit {
-			continue
-		}
-		if best < 0 || x.live < e.ext[best].live {
-			best = i
-		}
+	// Compaction needs room to copy into; the last free extent is kept for
+	// checkpoints.
+	if e.st.freeCount < 2 && (e.st.head < 0 || e.sb.ExtentSize-e.st.headOff < e.sb.ExtentSize/2) {
+		return
 	}
+	best := e.compactCandidate()
 	if best < 0 {
 		if e.awaitingCheckpoint() > 0 {
 			e.st.wantCkpt = true

@@ -61,6 +61,9 @@ type extent struct {
 	live int64
 	// used is how far the extent is filled (sealed extents: their end).
 	used int64
+	// data counts object data and checkpoint bytes written into the
+	// extent's current use; data-live estimates what compaction can gain.
+	data int64
 	refs atomic.Int32
 	// compacting: compaction has copied (or is copying) this extent out.
 	compacting bool

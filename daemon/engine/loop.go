@@ -76,9 +76,15 @@ func (e *Engine) extentOf(loc int64) int { return int((loc - e.sb.DataStart) / e
 func (e *Engine) extStart(i int) int64 { return e.sb.ExtentOffset(int64(i)) }
 
 func (e *Engine) addLive(loc int64, n int64) {
-	x := &e.ext[e.extentOf(loc)]
+	i := e.extentOf(loc)
+	x := &e.ext[i]
 	x.live += n
 	e.stats.liveBytes.Add(n)
+	if x.live == 0 && x.state == extSealed && x.maxSeq <= e.st.ckptSeq && e.st.ckptPins[i] == 0 {
+		x.state = extFree
+		x.compacting = false
+		e.setFree(e.st.freeCount + 1)
+	}
 }
 
 func (e *Engine) submit(ops ...*iodev.Op) {
@@ -269,6 +275,8 @@ func (e *Engine) formBatch() bool {
 			}
 			e.popMutation(internal)
 			e.stats.noSpace.Add(1)
+			e.log.Debug().Int("free", e.st.freeCount).Int("awaiting", e.awaitingCheckpoint()).Int("candidate", e.compactCandidate()).
+				Bool("compacting", e.st.compact != nil).Bool("ckpt", e.st.ckpt != nil).Dur("stalled", now.Sub(e.st.stallSince)).Msg("write refused: no space")
 			e.finish(m, ObjectInfo{}, fmt.Errorf("%d of %d extents free, the rest reserved for deletes and compaction: %w",
 				e.st.freeCount, len(e.ext), ErrNoSpace))
 			continue
@@ -287,6 +295,12 @@ func (e *Engine) formBatch() bool {
 			Pool: []byte(m.pool), Name: []byte(m.name), Data: m.data,
 		})
 		b.muts = append(b.muts, m)
+		switch m.typ {
+		case format.RecWrite, format.RecMove:
+			e.ext[e.st.head].data += int64(len(m.data))
+		case format.RecCkptChunk, format.RecCkptManifest:
+			e.ext[e.st.head].data += int64(m.recLen)
+		}
 	}
 	if b == nil || len(b.muts) == 0 {
 		if b != nil {
@@ -342,6 +356,7 @@ func (e *Engine) openExtent() error {
 	x.maxSeq = x.openSeq
 	x.live = 0
 	x.used = 0
+	x.data = 0
 	x.compacting = false
 	e.setFree(e.st.freeCount - 1)
 	e.st.head = pick

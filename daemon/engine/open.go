@@ -56,9 +56,8 @@ func Format(ctx context.Context, dev iodev.Device, opts FormatOptions) error {
 	if es < format.MinExtentSize || es > format.MaxExtentSize || es&(es-1) != 0 {
 		return fmt.Errorf("format: extent size %d is not a power of two between 1 MiB and 256 MiB: %w", es, ErrInvalidArg)
 	}
-	count := (dev.Size() - format.DataStart) / es
-	if count < 8 {
-		return fmt.Errorf("format: disk of %d bytes holds %d extents of %d bytes, need at least 8: %w", dev.Size(), max(count, 0), es, ErrNoSpace)
+	if dev.Size() < format.DataStart {
+		return fmt.Errorf("format: disk of %d bytes is smaller than 1 MiB: %w", dev.Size(), ErrNoSpace)
 	}
 	head := iodev.AlignedBuffer(format.DataStart)
 	if err := syncIO(ctx, dev, &iodev.Op{Kind: iodev.OpRead, Buf: head, Off: 0}); err != nil {
@@ -73,6 +72,10 @@ func Format(ctx context.Context, dev iodev.Device, opts FormatOptions) error {
 		if !allZero(head) {
 			return fmt.Errorf("format: the first MiB of the disk is not zeros (a filesystem or other data?); use --force to erase it: %w", ErrForeignData)
 		}
+	}
+	count := (dev.Size() - format.DataStart) / es
+	if count < 8 {
+		return fmt.Errorf("format: disk of %d bytes holds %d extents of %d bytes, need at least 8: %w", dev.Size(), max(count, 0), es, ErrNoSpace)
 	}
 	sb := format.Superblock{
 		Version: format.Version, ExtentSize: es, ExtentCount: count, DataStart: format.DataStart,
@@ -261,6 +264,7 @@ func (e *Engine) recover(ctx context.Context) error {
 	}
 	sort.Slice(later, func(a, b int) bool { return hdrs[later[a]].OpenSeq < hdrs[later[b]].OpenSeq })
 	for _, x := range later {
+		e.ext[x].data = 0
 		spans = append(spans, span{x, format.ExtentHeaderSize})
 	}
 	maxSeq := make([]uint64, sb.ExtentCount)
@@ -284,6 +288,12 @@ func (e *Engine) recover(ctx context.Context) error {
 		base := e.extStart(sp.ext)
 		last, end := e.scanExtent(buf, hdrs[sp.ext].OpenSeq, prev, sp.start, func(r *format.Record, off int, recLen uint32) {
 			recovered++
+			switch r.Type {
+			case format.RecWrite, format.RecMove:
+				e.ext[sp.ext].data += int64(len(r.Data))
+			case format.RecCkptChunk, format.RecCkptManifest:
+				e.ext[sp.ext].data += int64(recLen)
+			}
 			_, _ = e.apply(applyArgs{
 				typ: r.Type, pool: string(r.Pool), name: string(r.Name), off: r.Offset, aux: r.Aux,
 				dataLen: len(r.Data), seq: r.Seq, mtime: r.MTime, loc: base + int64(off), recLen: recLen,
@@ -380,7 +390,7 @@ func (e *Engine) loadCheckpoint(ctx context.Context, sb format.Superblock) error
 		}
 		payload = append(payload, r.Data...)
 	}
-	_, _, err = format.ParseCheckpoint(payload, func(o format.CkptObject) error {
+	_, _, extData, err := format.ParseCheckpoint(payload, func(o format.CkptObject) error {
 		obj := &object{key: objectKey(string(o.Pool), string(o.Name)), size: o.Size, mtime: o.MTime, version: o.Version, segs: o.Segs}
 		for _, s := range o.Segs {
 			x := e.extentOf(s.RecLoc)
@@ -395,6 +405,11 @@ func (e *Engine) loadCheckpoint(ctx context.Context, sb format.Superblock) error
 	})
 	if err != nil {
 		return fmt.Errorf("load checkpoint at seq %d: %w", sb.CkptSeq, err)
+	}
+	for i := range e.ext {
+		if i < len(extData) {
+			e.ext[i].data = extData[i]
+		}
 	}
 	return nil
 }

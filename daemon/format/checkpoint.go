@@ -32,7 +32,12 @@ type CkptObject struct {
 // Checkpoint payload layout (split across RecCkptChunk records):
 //
 //	"SCKP" | version u32 | S u64 | P i64 | object count u64 |
-//	objects... | crc32c u32 of all preceding bytes
+//	objects... | extent count u64 | data bytes per extent (u64 each) |
+//	crc32c u32 of all preceding bytes
+//
+// The per-extent data bytes (object data and checkpoint records written
+// into the extent's current use) let compaction estimate dead space after a
+// restart; they are a heuristic, not used for correctness.
 //
 // object: pool len u8 | name len u16 | pool | name | size u64 | mtime i64 |
 // version u64 | segment count u32 | segments (SegmentSize bytes each:
@@ -77,29 +82,34 @@ func (w *CkptWriter) Add(pool, name string, size uint64, mtime int64, version ui
 	w.count++
 }
 
-// Finish returns the payload.
-func (w *CkptWriter) Finish() []byte {
+// Finish appends the extent table and returns the payload.
+func (w *CkptWriter) Finish(extentData []int64) []byte {
 	binary.LittleEndian.PutUint64(w.buf[24:], w.count)
+	w.buf = binary.LittleEndian.AppendUint64(w.buf, uint64(len(extentData)))
+	for _, d := range extentData {
+		w.buf = binary.LittleEndian.AppendUint64(w.buf, uint64(d))
+	}
 	w.buf = binary.LittleEndian.AppendUint32(w.buf, Checksum(w.buf))
 	return w.buf
 }
 
 // ParseCheckpoint decodes a payload, calling fn for each object (slices in
-// the object alias payload; Segs is freshly allocated).
-func ParseCheckpoint(payload []byte, fn func(CkptObject) error) (s uint64, p int64, err error) {
+// the object alias payload; Segs is freshly allocated), and returns the
+// extent table.
+func ParseCheckpoint(payload []byte, fn func(CkptObject) error) (s uint64, p int64, extentData []int64, err error) {
 	le := binary.LittleEndian
 	if len(payload) < 36 {
-		return 0, 0, fmt.Errorf("checkpoint of %d bytes: %w", len(payload), ErrTooShort)
+		return 0, 0, nil, fmt.Errorf("checkpoint of %d bytes: %w", len(payload), ErrTooShort)
 	}
 	if [4]byte(payload[0:4]) != ckptMagic {
-		return 0, 0, fmt.Errorf("checkpoint: %w", ErrMagic)
+		return 0, 0, nil, fmt.Errorf("checkpoint: %w", ErrMagic)
 	}
 	if v := le.Uint32(payload[4:]); v == 0 || v > Version {
-		return 0, 0, fmt.Errorf("checkpoint version %d: %w", v, ErrVersion)
+		return 0, 0, nil, fmt.Errorf("checkpoint version %d: %w", v, ErrVersion)
 	}
 	body := payload[:len(payload)-4]
 	if got, want := Checksum(body), le.Uint32(payload[len(payload)-4:]); got != want {
-		return 0, 0, fmt.Errorf("checkpoint crc %#08x, stored %#08x: %w", got, want, ErrChecksum)
+		return 0, 0, nil, fmt.Errorf("checkpoint crc %#08x, stored %#08x: %w", got, want, ErrChecksum)
 	}
 	s = le.Uint64(body[8:])
 	p = int64(le.Uint64(body[16:]))
@@ -107,11 +117,11 @@ func ParseCheckpoint(payload []byte, fn func(CkptObject) error) (s uint64, p int
 	b := body[32:]
 	for i := uint64(0); i < count; i++ {
 		if len(b) < 3 {
-			return 0, 0, fmt.Errorf("checkpoint object %d: %w", i, ErrTooShort)
+			return 0, 0, nil, fmt.Errorf("checkpoint object %d: %w", i, ErrTooShort)
 		}
 		pl, nl := int(b[0]), int(le.Uint16(b[1:]))
 		if len(b) < 3+pl+nl+28 {
-			return 0, 0, fmt.Errorf("checkpoint object %d: %w", i, ErrTooShort)
+			return 0, 0, nil, fmt.Errorf("checkpoint object %d: %w", i, ErrTooShort)
 		}
 		o := CkptObject{Pool: b[3 : 3+pl], Name: b[3+pl : 3+pl+nl]}
 		b = b[3+pl+nl:]
@@ -121,7 +131,7 @@ func ParseCheckpoint(payload []byte, fn func(CkptObject) error) (s uint64, p int
 		n := int(le.Uint32(b[24:]))
 		b = b[28:]
 		if n < 0 || len(b) < n*SegmentSize {
-			return 0, 0, fmt.Errorf("checkpoint object %d: %d segments: %w", i, n, ErrTooShort)
+			return 0, 0, nil, fmt.Errorf("checkpoint object %d: %d segments: %w", i, n, ErrTooShort)
 		}
 		o.Segs = make([]Segment, n)
 		for j := range o.Segs {
@@ -135,13 +145,22 @@ func ParseCheckpoint(payload []byte, fn func(CkptObject) error) (s uint64, p int
 			b = b[SegmentSize:]
 		}
 		if err := fn(o); err != nil {
-			return 0, 0, err
+			return 0, 0, nil, err
 		}
 	}
-	if len(b) != 0 {
-		return 0, 0, fmt.Errorf("checkpoint: %d trailing bytes: %w", len(b), ErrLayout)
+	if len(b) < 8 {
+		return 0, 0, nil, fmt.Errorf("checkpoint extent table: %w", ErrTooShort)
 	}
-	return s, p, nil
+	n := le.Uint64(b)
+	b = b[8:]
+	if uint64(len(b)) != n*8 {
+		return 0, 0, nil, fmt.Errorf("checkpoint extent table of %d entries in %d bytes: %w", n, len(b), ErrLayout)
+	}
+	extentData = make([]int64, n)
+	for i := range extentData {
+		extentData[i] = int64(le.Uint64(b[i*8:]))
+	}
+	return s, p, extentData, nil
 }
 
 // ChunkRef locates one RecCkptChunk record.
